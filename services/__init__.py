@@ -1,0 +1,1 @@
+"""The four FaaSpot services (api, registry, executor, results) and their launcher."""

@@ -1,0 +1,1 @@
+"""The HTTP API: ingress, auth, validation; it owns no data."""

@@ -1,0 +1,1 @@
+"""The executor: consumes invocations and runs user code outside its own process."""

@@ -1,0 +1,1 @@
+"""The registry: functions, versions, tenants and tokens."""

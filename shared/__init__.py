@@ -1,0 +1,1 @@
+"""Code common to the four FaaSpot services: settings, messages, errors, AMQP, MongoDB."""
