@@ -38,14 +38,20 @@ _bulk_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _json_encoder = msgspec.json.Encoder()
 
 
-def _why(exc: msgspec.DecodeError) -> str:
+def _why(exc: ValueError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the body is not UTF-8 (byte {exc.start})"
     return str(exc).replace("`", "'")
+
+
+# msgspec raises UnicodeDecodeError (not DecodeError) for bytes that are not UTF-8.
+BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 def parse_function_body(body: bytes) -> FunctionBody:
     try:
         return _function_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest(f"invalid function body: {_why(exc)}") from exc
 
 
@@ -72,7 +78,7 @@ def parse_object(body: bytes, params_max: int) -> bytes:
     _check_group_size(body, params_max, "the parameters")
     try:
         _object_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest(f"the body must be a JSON object of parameters: {_why(exc)}") from exc
     return body
 
@@ -88,7 +94,7 @@ def parse_bulk(body: bytes, bulk_max: int, params_max: int) -> list[bytes]:
     """A JSON list of parameter objects, each returned as its own JSON bytes, unre-encoded."""
     try:
         groups = _bulk_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except BAD_JSON as exc:
         raise InvalidRequest(
             f"the body must be a JSON list of parameter objects: {_why(exc)}"
         ) from exc

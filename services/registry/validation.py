@@ -31,6 +31,8 @@ def _parse(code: str) -> ast.Module:
     try:
         return ast.parse(code, filename="<function>")
     except SyntaxError as exc:
+        if exc.lineno is None:
+            raise InvalidCode(f"code cannot be parsed: {exc.msg}") from exc
         raise InvalidCode(f"syntax error at line {exc.lineno}: {exc.msg}") from exc
     except (ValueError, RecursionError, MemoryError) as exc:
         raise InvalidCode(f"code cannot be parsed: {exc}") from exc
