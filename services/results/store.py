@@ -70,15 +70,19 @@ def write_ops(updates: list[ExecutionUpdate]) -> list[UpdateOne]:
                 upsert=True,
             )
         )
-        rank = STATUS_RANK[update.status]
-        if rank > 0:
-            ops.append(
-                UpdateOne(
-                    {"_id": update.execution_id, "rank": {"$lt": rank}},
-                    {"$set": _progress_fields(update)},
-                )
-            )
+        if update.status != "pending":
+            ops.append(UpdateOne(_may_advance(update), {"$set": _progress_fields(update)}))
     return ops
+
+
+def _may_advance(update: ExecutionUpdate) -> Document:
+    """The filter of records this update moves: lower status, or a rerun's later attempt."""
+    rank = STATUS_RANK[update.status]
+    earlier = {"_id": update.execution_id, "rank": {"$lt": rank}}
+    if update.status != "running":
+        return earlier  # the first terminal status wins
+    rerun = {"_id": update.execution_id, "rank": rank, "attempts": {"$lt": update.attempts}}
+    return {"$or": [earlier, rerun]}
 
 
 def to_record(doc: Document) -> ExecutionRecord:
