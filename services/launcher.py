@@ -59,9 +59,9 @@ def token_still_valid(url: str, token: str) -> bool:
 def local_token(stack: Stack) -> str:
     """Keep the token already configured for this URL when it still works."""
     configured = load_config()
-    if configured.url == stack.url and configured.token:
-        if token_still_valid(stack.url, configured.token):
-            return configured.token
+    same_stack = configured.url == stack.url and configured.token
+    if same_stack and configured.token and token_still_valid(stack.url, configured.token):
+        return configured.token
     return stack.create_token(LOCAL_TENANT)
 
 
@@ -135,8 +135,9 @@ def run_detached(settings: Settings) -> None:
         time.sleep(CHILD_POLL_S)
     url, token, path = (home / "ready").read_text().split("\n")[:3]
     announce(url, token, Path(path))
-    click.echo(f"running in the background (pid {process.pid}, log {log_path}); "
-               "stop it with: faaspot down")
+    click.echo(
+        f"running in the background (pid {process.pid}, log {log_path}); stop it with: faaspot down"
+    )
 
 
 @click.group()
@@ -203,8 +204,9 @@ def keygen() -> None:
 @click.argument("tenant")
 def token_create(tenant: str) -> None:
     """Create a tenant (if needed) and print a new token for it."""
-    from services.stack import create_token
     import asyncio
+
+    from services.stack import create_token
 
     click.echo(asyncio.run(create_token(Settings(), tenant)))
 

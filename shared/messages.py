@@ -17,7 +17,13 @@ SCHEMA_VERSION = 1
 Status = Literal["pending", "running", "completed", "failed", "timeout"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "timeout"})
 # Status order: a record only ever moves to a higher rank (guarantee 2).
-STATUS_RANK: dict[str, int] = {"pending": 0, "running": 1, "completed": 2, "failed": 2, "timeout": 2}
+STATUS_RANK: dict[str, int] = {
+    "pending": 0,
+    "running": 1,
+    "completed": 2,
+    "failed": 2,
+    "timeout": 2,
+}
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):

@@ -155,5 +155,7 @@ class RpcServer:
         except Exception:
             logger.exception("%s: request failed", self.service)
             return RpcReply(
-                ok=False, error_type="FaaspotError", error_message="internal error in " + self.service
+                ok=False,
+                error_type="FaaspotError",
+                error_message="internal error in " + self.service,
             )

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     code_max: int = Field(default=1024 * 1024, ge=1)  # bytes of decoded function code
     params_max: int = Field(default=1024 * 1024, ge=2)  # bytes of one parameter group (JSON)
     body_max: int = Field(default=64 * 1024 * 1024, ge=1024)  # bytes of any request body
-    cache_ttl: float = Field(default=5.0, ge=0)  # seconds an api/executor cache entry lives
+    cache_ttl: float = Field(default=5.0, ge=0)  # seconds the API caches a token or a function record
 
     # Function limits: defaults and the maxima a create may ask for
     timeout_default: float = Field(default=30.0, gt=0)

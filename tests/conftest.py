@@ -60,7 +60,9 @@ def name() -> str:
 Deploy = Callable[..., dict[str, Any]]
 
 
-def function_body(name: str, code: str, context: str | None = None, **limits: Any) -> dict[str, Any]:
+def function_body(
+    name: str, code: str, context: str | None = None, **limits: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "code": quote(code.encode("utf-8"))}
     if context is not None:
         body["context"] = quote(context.encode("utf-8"))
@@ -72,7 +74,9 @@ def function_body(name: str, code: str, context: str | None = None, **limits: An
 def deploy(api: httpx.Client) -> Deploy:
     """Create or replace a function; fails the test unless the API accepted it."""
 
-    def create(name: str, code: str = HELLO, context: str | None = None, **limits: Any) -> dict[str, Any]:
+    def create(
+        name: str, code: str = HELLO, context: str | None = None, **limits: Any
+    ) -> dict[str, Any]:
         response = api.put("/v1/functions/", json=function_body(name, code, context, **limits))
         assert response.status_code in (200, 201), response.text
         record: dict[str, Any] = response.json()

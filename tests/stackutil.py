@@ -66,7 +66,7 @@ class RunningStack:
         if not overrides:
             return self.stack.start_service(name)
         env = {**self.stack.env, **{f"FAASPOT_{k.upper()}": v for k, v in overrides.items()}}
-        extra = Stack(Settings(**_settings_kwargs(env)), env, self.stack.log_dir)
+        extra = Stack(settings_of(env), env, self.stack.log_dir)
         process = extra.start_service(name)
         self.stack.processes.append(process)
         return process
@@ -75,8 +75,12 @@ class RunningStack:
         self.stack.stop_service(service, signum)
 
 
-def _settings_kwargs(env: dict[str, str]) -> dict[str, str]:
-    return {k.removeprefix("FAASPOT_").lower(): v for k, v in env.items() if k.startswith("FAASPOT_")}
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a service started with ``env`` reads."""
+    fields = {
+        k.removeprefix("FAASPOT_").lower(): v for k, v in env.items() if k.startswith("FAASPOT_")
+    }
+    return Settings.model_validate(fields)
 
 
 def stack_env(prefix: str, port: int, home: Path) -> dict[str, str]:
@@ -115,14 +119,15 @@ def running_stack() -> Iterator[RunningStack]:
     with tempfile.TemporaryDirectory(prefix="faaspot-test-") as tmp:
         home = Path(tmp)
         env = stack_env(prefix, free_port(), home)
-        settings = Settings(**_settings_kwargs(env))
+        settings = settings_of(env)
         stack = Stack(settings, env, log_dir=home / "logs")
         try:
             stack.start()
             stack.wait_healthy()
             token = stack.create_token("tenant-main")
-            yield RunningStack(stack, token, home, {**env, "FAASPOT_URL": stack.url,
-                                                 "FAASPOT_TOKEN": token})
+            yield RunningStack(
+                stack, token, home, {**env, "FAASPOT_URL": stack.url, "FAASPOT_TOKEN": token}
+            )
         except BaseException:
             print_logs(home / "logs")
             raise
@@ -139,6 +144,7 @@ def print_logs(log_dir: Path) -> None:
 def remove_traces(settings: Settings) -> None:
     """Delete the session's queues, exchanges and database."""
     asyncio.run(_delete_topology(Topology(settings.prefix)))
+    client: MongoClient[dict[str, object]]
     with MongoClient(settings.mongo()) as client:
         client.drop_database(settings.mongo_db)
 

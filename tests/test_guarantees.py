@@ -32,7 +32,9 @@ def executors_stopped(stack: RunningStack) -> Iterator[None]:
             stack.start("executor")
 
 
-def wait_for(api: httpx.Client, execution_id: str, check: Any, timeout_s: float = 30) -> dict[str, Any]:
+def wait_for(
+    api: httpx.Client, execution_id: str, check: Any, timeout_s: float = 30
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         record: dict[str, Any] = api.get(f"/v1/executions/{execution_id}").json()
@@ -70,7 +72,9 @@ def test_accepted_executions_survive_the_api_and_results_being_killed(
 ) -> None:
     deploy(name)
     with executors_stopped(stack):
-        ids = api.post(f"/v1/functions/{name}/bulk_rpc/", json=[{"name": str(i)} for i in range(50)]).json()
+        ids = api.post(
+            f"/v1/functions/{name}/bulk_rpc/", json=[{"name": str(i)} for i in range(50)]
+        ).json()
         for execution_id in ids[:5]:
             assert api.get(f"/v1/executions/{execution_id}").json()["status"] == "pending"
         for service in ("api", "results"):
@@ -106,8 +110,15 @@ def test_duplicate_and_late_updates_never_move_a_terminal_status_back(
     execution_id = api.get(f"/v1/sync/functions/{name}/rpc/?name=once").headers["X-Execution-Id"]
     record = wait_for(api, execution_id, lambda r: r["status"] == "completed")
     late = ExecutionUpdate(
-        execution_id=execution_id, tenant="ignored", function=name, version=1, params=b"{}",
-        created_at=time.time(), status="running", started_at=time.time(), attempts=7,
+        execution_id=execution_id,
+        tenant="ignored",
+        function=name,
+        version=1,
+        params=b"{}",
+        created_at=time.time(),
+        status="running",
+        started_at=time.time(),
+        attempts=7,
     )
     again = msgspec.structs.replace(late, status="failed", attempts=9)
     for update in (late, again, late):
@@ -135,7 +146,9 @@ def test_an_invocation_that_keeps_crashing_its_executor_is_dead_lettered_and_fai
     deploy(name, SLEEPY, timeout=60)
     execution_id = api.get(f"/v1/functions/{name}/rpc/", params={"s": "60"}).json()
     for attempt in range(1, TEST_DELIVERY_LIMIT + 2):
-        wait_for(api, execution_id, lambda r, a=attempt: r["attempts"] == a and r["status"] == "running")
+        wait_for(
+            api, execution_id, lambda r, a=attempt: r["attempts"] == a and r["status"] == "running"
+        )
         (executor,) = stack.services("executor")
         stack.stop(executor, signal.SIGKILL)
         stack.start("executor")

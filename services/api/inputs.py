@@ -38,7 +38,7 @@ _bulk_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _json_encoder = msgspec.json.Encoder()
 
 
-def _why(exc: ValueError) -> str:
+def _why(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"the body is not UTF-8 (byte {exc.start})"
     return str(exc).replace("`", "'")
@@ -61,7 +61,7 @@ def percent_decode(text: str, field: str) -> str:
     if bad is not None:
         raise InvalidEncoding(
             f"{field}: bad percent-encoding at character {bad.start()}: "
-            f"{text[bad.start():bad.start() + 3]!r}"
+            f"{text[bad.start() : bad.start() + 3]!r}"
         )
     try:
         return unquote_to_bytes(text).decode("utf-8")

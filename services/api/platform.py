@@ -42,9 +42,7 @@ class Platform:
         self.settings = settings
         self.topology = amqp.Topology(settings.prefix)
         self.tokens: TtlCache[str, str] = TtlCache(settings.cache_ttl)
-        self.functions: TtlCache[tuple[str, str], calls.FunctionInfo] = TtlCache(
-            settings.cache_ttl
-        )
+        self.functions: TtlCache[tuple[str, str], calls.FunctionInfo] = TtlCache(settings.cache_ttl)
         self.connection: AbstractRobustConnection | None = None
         self._rpc: RpcClient | None = None
         self._replies: ReplyQueue | None = None
@@ -143,9 +141,7 @@ class Platform:
     async def submit(self, tenant: str, info: calls.FunctionInfo, groups: list[bytes]) -> list[str]:
         """Queue one invocation per group; returns once each is recorded and confirmed."""
         invocations = self._invocations(tenant, info, groups)
-        await asyncio.gather(
-            self._accept(invocations), self._publish_all(invocations, amqp.BATCH)
-        )
+        await asyncio.gather(self._accept(invocations), self._publish_all(invocations, amqp.BATCH))
         return [invocation.execution_id for invocation in invocations]
 
     async def call(self, tenant: str, info: calls.FunctionInfo, params: bytes) -> Accepted:
@@ -180,7 +176,9 @@ class Platform:
             window = invocations[start : start + PUBLISH_WINDOW]
             await asyncio.gather(*(self._publish(i, lane) for i in window))
 
-    async def _publish(self, invocation: Invocation, lane: str, reply_to: str | None = None) -> None:
+    async def _publish(
+        self, invocation: Invocation, lane: str, reply_to: str | None = None
+    ) -> None:
         if self._invoke is None:
             raise ServiceUnavailable("the API is not connected to the broker")
         message = aio_pika.Message(

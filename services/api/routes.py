@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -20,7 +21,9 @@ _encoder = msgspec.json.Encoder()
 AUTH_SCHEMES = ("token", "bearer")
 
 
-def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(_encoder.encode(content), status_code, headers, "application/json")
 
 
@@ -185,8 +188,9 @@ async def list_executions(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     checks = await platform_of(request).health()
     healthy = all(state == "ok" for state in checks.values())
-    return json_response({"status": "ok" if healthy else "unavailable", "checks": checks},
-                         200 if healthy else 503)
+    return json_response(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
+    )
 
 
 def _both(path: str, endpoint: Any, methods: list[str]) -> list[Route]:

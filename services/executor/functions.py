@@ -57,9 +57,7 @@ class FunctionCache:
 
     async def _fetch(self, key: FunctionKey) -> calls.FunctionCode:
         params = calls.FetchCode(tenant=key.tenant, name=key.function, version=key.version)
-        return await self.rpc.call(
-            calls.REGISTRY, "functions.fetch", params, calls.FunctionCode
-        )
+        return await self.rpc.call(calls.REGISTRY, "functions.fetch", params, calls.FunctionCode)
 
     def _store(self, key: FunctionKey, entry: calls.FunctionCode) -> None:
         self._entries[key] = entry

@@ -43,9 +43,7 @@ def attempts_of(message: AbstractIncomingMessage) -> int:
     return int(str(earlier)) + 1
 
 
-def update_for(
-    invocation: Invocation, outcome: Outcome, attempts: int
-) -> ExecutionUpdate:
+def update_for(invocation: Invocation, outcome: Outcome, attempts: int) -> ExecutionUpdate:
     return ExecutionUpdate(
         execution_id=invocation.execution_id,
         tenant=invocation.tenant,
@@ -100,7 +98,7 @@ class Executor:
             amqp.BATCH: asyncio.Semaphore(concurrency),
         }
 
-    def consumer(self, lane: str) -> "_LaneConsumer":
+    def consumer(self, lane: str) -> _LaneConsumer:
         return _LaneConsumer(self, self.slots[lane])
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
@@ -198,7 +196,10 @@ async def _consume(
     connection: AbstractRobustConnection, executor: Executor, settings: Settings
 ) -> None:
     topology = amqp.Topology(settings.prefix)
-    prefetch = {amqp.INTERACTIVE: settings.executor_concurrency, amqp.BATCH: settings.batch_prefetch}
+    prefetch = {
+        amqp.INTERACTIVE: settings.executor_concurrency,
+        amqp.BATCH: settings.batch_prefetch,
+    }
     for lane, count in prefetch.items():
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=count)
@@ -207,7 +208,9 @@ async def _consume(
     events_channel = await connection.channel()
     events = await amqp.declare_events(events_channel, topology)
     queue = await events_channel.declare_queue(
-        f"{settings.prefix}.events.executor.{uuid.uuid4().hex[:12]}", exclusive=True, auto_delete=True
+        f"{settings.prefix}.events.executor.{uuid.uuid4().hex[:12]}",
+        exclusive=True,
+        auto_delete=True,
     )
     await queue.bind(events, "function.#")
     await queue.consume(executor.on_event, no_ack=True)

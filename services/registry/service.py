@@ -68,8 +68,14 @@ class Registry:
                 memory_mb=memory_mb,
             )
         )
-        await self._announce(Event(kind="function.changed", tenant=params.tenant,
-                                   function=params.name, version=info.version))
+        await self._announce(
+            Event(
+                kind="function.changed",
+                tenant=params.tenant,
+                function=params.name,
+                version=info.version,
+            )
+        )
         return calls.PutResult(function=info, created=created)
 
     async def get(self, params: calls.FunctionRef) -> calls.FunctionInfo:

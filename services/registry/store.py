@@ -107,6 +107,7 @@ class RegistryStore:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # an upsert returning the document after always has one
         return int(counter["version"])
 
     async def _point_to(self, new: NewVersion, version: int, now: float) -> tuple[Document, bool]:

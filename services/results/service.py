@@ -45,9 +45,7 @@ class Results:
         limit = max(1, min(params.limit, PAGE_MAX))
         records = await self.store.list(params, limit + 1)
         items = records[:limit]
-        return calls.ExecutionPage(
-            items=items, next=items[-1].id if len(records) > limit else None
-        )
+        return calls.ExecutionPage(items=items, next=items[-1].id if len(records) > limit else None)
 
 
 async def serve(settings: Settings, stopping: asyncio.Event) -> None:

@@ -12,8 +12,13 @@ from tests.stackutil import RunningStack
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Token"}, {"Authorization": "Token nope"},
-     {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer fsp_unknown"}],
+    [
+        {},
+        {"Authorization": "Token"},
+        {"Authorization": "Token nope"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer fsp_unknown"},
+    ],
 )
 def test_missing_or_unknown_token_is_401(stack: RunningStack, headers: dict[str, str]) -> None:
     response = httpx.get(f"{stack.url}/v1/functions/", headers=headers)
@@ -22,7 +27,9 @@ def test_missing_or_unknown_token_is_401(stack: RunningStack, headers: dict[str,
 
 
 def test_bearer_works_like_token(stack: RunningStack) -> None:
-    response = httpx.get(f"{stack.url}/v1/functions/", headers={"Authorization": f"Bearer {stack.token}"})
+    response = httpx.get(
+        f"{stack.url}/v1/functions/", headers={"Authorization": f"Bearer {stack.token}"}
+    )
     assert response.status_code == 200
 
 

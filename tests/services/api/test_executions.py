@@ -13,7 +13,9 @@ def test_listing_is_newest_first_with_cursor_pagination(fresh_api: httpx.Client)
     api = fresh_api
     assert api.put("/v1/functions/", json=function_body("hello", HELLO)).status_code == 201
     assert api.put("/v1/functions/", json=function_body("broken", FAILING)).status_code == 201
-    ids = api.post("/v1/functions/hello/bulk_rpc/", json=[{"name": str(i)} for i in range(5)]).json()
+    ids = api.post(
+        "/v1/functions/hello/bulk_rpc/", json=[{"name": str(i)} for i in range(5)]
+    ).json()
     failed = api.get("/v1/functions/broken/rpc/").json()
     for execution_id in [*ids, failed]:
         wait_terminal(api, execution_id)
@@ -45,10 +47,21 @@ def test_an_unknown_execution_is_404(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", [{"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"status": "done"},
-              {"after": "nope"}, {"function": "a.b"}],
+    "query",
+    [
+        {"limit": "0"},
+        {"limit": "1001"},
+        {"limit": "x"},
+        {"status": "done"},
+        {"after": "nope"},
+        {"function": "a.b"},
+    ],
 )
 def test_bad_listing_queries_are_400(api: httpx.Client, query: dict[str, str]) -> None:
     response = api.get("/v1/executions/", params=query)
     assert response.status_code == 400
-    assert response.json()["error"]["type"] in ("InvalidRequest", "InvalidExecutionId", "InvalidName")
+    assert response.json()["error"]["type"] in (
+        "InvalidRequest",
+        "InvalidExecutionId",
+        "InvalidName",
+    )

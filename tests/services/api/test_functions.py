@@ -26,7 +26,9 @@ def test_create_returns_201_and_the_record_without_context_values(
     assert "XYZ" not in response.text and "123" not in response.text
 
 
-def test_replace_returns_200_and_a_new_version(api: httpx.Client, deploy: Deploy, name: str) -> None:
+def test_replace_returns_200_and_a_new_version(
+    api: httpx.Client, deploy: Deploy, name: str
+) -> None:
     deploy(name)
     response = api.put("/v1/functions", json=function_body(name, HELLO, timeout=5, memory=64))
     assert response.status_code == 200
@@ -34,7 +36,9 @@ def test_replace_returns_200_and_a_new_version(api: httpx.Client, deploy: Deploy
     assert api.get(f"/v1/functions/{name}").json()["timeout"] == 5.0
 
 
-def test_get_answers_with_and_without_trailing_slash(api: httpx.Client, deploy: Deploy, name: str) -> None:
+def test_get_answers_with_and_without_trailing_slash(
+    api: httpx.Client, deploy: Deploy, name: str
+) -> None:
     deploy(name)
     for path in (f"/v1/functions/{name}", f"/v1/functions/{name}/"):
         response = api.get(path)
@@ -62,7 +66,9 @@ def test_delete_answers_204_then_404(api: httpx.Client, deploy: Deploy, name: st
     assert again.json()["error"]["type"] == "FunctionNotFound"
 
 
-def test_no_new_invocation_starts_after_delete(api: httpx.Client, deploy: Deploy, name: str) -> None:
+def test_no_new_invocation_starts_after_delete(
+    api: httpx.Client, deploy: Deploy, name: str
+) -> None:
     deploy(name)
     assert api.delete(f"/v1/functions/{name}").status_code == 204
     response = api.get(f"/v1/sync/functions/{name}/rpc/")
@@ -77,7 +83,9 @@ def test_context_reaches_main_as_a_dict(api: httpx.Client, deploy: Deploy, name:
     assert response.json() == {"access_key_is": "XYZ", "secret_access_key": "123"}
 
 
-def test_function_without_context_gets_an_empty_dict(api: httpx.Client, deploy: Deploy, name: str) -> None:
+def test_function_without_context_gets_an_empty_dict(
+    api: httpx.Client, deploy: Deploy, name: str
+) -> None:
     deploy(name, "def main(args, context):\n    return context\n")
     assert api.get(f"/v1/sync/functions/{name}/rpc/").json() == {}
 
@@ -127,10 +135,13 @@ def test_bad_names_are_refused(api: httpx.Client, bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "limits", [{"timeout": 0}, {"timeout": -1}, {"timeout": 10_000}, {"memory": 1}, {"memory": 1_000_000}]
+    "limits",
+    [{"timeout": 0}, {"timeout": -1}, {"timeout": 10_000}, {"memory": 1}, {"memory": 1_000_000}],
 )
-def test_limits_out_of_range_are_refused(api: httpx.Client, name: str, limits: dict[str, int]) -> None:
-    response = api.put("/v1/functions/", json=function_body(name, HELLO, **limits))
+def test_limits_out_of_range_are_refused(
+    api: httpx.Client, name: str, limits: dict[str, int]
+) -> None:
+    response = api.put("/v1/functions/", json=function_body(name, HELLO, None, **limits))
     _refused(api, name, response, 400, "InvalidLimits")
 
 
@@ -166,8 +177,15 @@ def test_raw_non_utf8_body_is_refused(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"{not json", b"[]", b'"text"', b'{"name": "x"}', b'{"name": 1, "code": "c"}',
-     b'{"name": "x", "code": "c", "unknown": 1}', b'{"name": "x", "code": "c", "timeout": "5"}'],
+    [
+        b"{not json",
+        b"[]",
+        b'"text"',
+        b'{"name": "x"}',
+        b'{"name": 1, "code": "c"}',
+        b'{"name": "x", "code": "c", "unknown": 1}',
+        b'{"name": "x", "code": "c", "timeout": "5"}',
+    ],
 )
 def test_malformed_or_mistyped_bodies_are_refused(api: httpx.Client, content: bytes) -> None:
     response = api.put("/v1/functions/", content=content)

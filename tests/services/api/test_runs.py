@@ -58,7 +58,9 @@ def test_sync_post_takes_a_json_object(api: httpx.Client, deploy: Deploy, name: 
     assert response.json() == params
 
 
-def test_sync_failure_is_502_with_the_traceback(api: httpx.Client, deploy: Deploy, name: str) -> None:
+def test_sync_failure_is_502_with_the_traceback(
+    api: httpx.Client, deploy: Deploy, name: str
+) -> None:
     deploy(name, FAILING)
     response = api.get(f"/v1/sync/functions/{name}/rpc/", params={"x": "42"})
     assert response.status_code == 502
@@ -66,7 +68,11 @@ def test_sync_failure_is_502_with_the_traceback(api: httpx.Client, deploy: Deplo
     assert body["error"]["type"] == "ValueError"
     assert body["error"]["message"] == "bad input: 42"
     assert "line 3, in main" in body["error"]["traceback"]
-    assert api.get(f"/v1/executions/{body['execution_id']}").json()["status"] in ("failed", "pending", "running")
+    assert api.get(f"/v1/executions/{body['execution_id']}").json()["status"] in (
+        "failed",
+        "pending",
+        "running",
+    )
     assert wait_terminal(api, body["execution_id"])["status"] == "failed"
 
 
@@ -85,8 +91,11 @@ def impatient_api(stack: RunningStack) -> Iterator[httpx.Client]:
     port = free_port()
     process = stack.start("api", port=str(port), sync_wait="0.5")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}",
-                          headers={"Authorization": f"Token {stack.token}"}, timeout=30) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Token {stack.token}"},
+            timeout=30,
+        ) as client:
             wait_listening(client)
             yield client
     finally:
@@ -128,7 +137,10 @@ def test_async_get_returns_the_id_as_a_json_string_readable_at_once(
     assert response.text.startswith('"') and response.text.endswith('"')
     execution_id = response.json()
     assert api.get(f"/v1/executions/{execution_id}").json()["status"] in (
-        "pending", "running", "completed")
+        "pending",
+        "running",
+        "completed",
+    )
     record = wait_terminal(api, execution_id)
     assert record["status"] == "completed"
     assert record["result"] == "Hello world"
@@ -150,7 +162,10 @@ def test_async_post_takes_the_parameters_in_the_body(
 
 
 def test_logs_are_captured(api: httpx.Client, deploy: Deploy, name: str) -> None:
-    code = "import sys\n\ndef main(args, context):\n    print('to out')\n    print('to err', file=sys.stderr)\n    return 1\n"
+    code = (
+        "import sys\n\ndef main(args, context):\n"
+        "    print('to out')\n    print('to err', file=sys.stderr)\n    return 1\n"
+    )
     deploy(name, code)
     execution_id = api.get(f"/v1/functions/{name}/rpc").json()
     logs = wait_terminal(api, execution_id)["logs"]
@@ -196,7 +211,9 @@ def test_bad_bulk_bodies_are_refused_and_nothing_runs(
 
 
 @pytest.mark.parametrize("content", [b"[1, 2]", b'"text"', b"{broken", b"\xff\xfe"])
-def test_bad_run_bodies_are_refused(api: httpx.Client, deploy: Deploy, name: str, content: bytes) -> None:
+def test_bad_run_bodies_are_refused(
+    api: httpx.Client, deploy: Deploy, name: str, content: bytes
+) -> None:
     deploy(name)
     for path in (f"/v1/functions/{name}/rpc/", f"/v1/sync/functions/{name}/rpc/"):
         response = api.post(path, content=content)
@@ -205,15 +222,18 @@ def test_bad_run_bodies_are_refused(api: httpx.Client, deploy: Deploy, name: str
     assert api.get("/v1/executions/", params={"function": name}).json()["items"] == []
 
 
-def test_parameters_over_the_limit_are_413(api: httpx.Client, stack: RunningStack, deploy: Deploy, name: str) -> None:
+def test_parameters_over_the_limit_are_413(
+    api: httpx.Client, stack: RunningStack, deploy: Deploy, name: str
+) -> None:
     deploy(name)
     big = json.dumps({"x": "a" * stack.settings.params_max}).encode()
     response = api.post(f"/v1/functions/{name}/rpc/", content=big)
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("path", ["/v1/functions/{}/rpc/", "/v1/sync/functions/{}/rpc/",
-                                  "/v1/functions/{}/bulk_rpc/"])
+@pytest.mark.parametrize(
+    "path", ["/v1/functions/{}/rpc/", "/v1/sync/functions/{}/rpc/", "/v1/functions/{}/bulk_rpc/"]
+)
 def test_unknown_function_is_404(api: httpx.Client, path: str) -> None:
     response = api.post(path.format("does-not-exist"), json=[{}] if "bulk" in path else {})
     assert response.status_code == 404
