@@ -18,8 +18,8 @@ from aio_pika.abc import (
 )
 
 from services.executor.functions import FunctionCache
-from services.executor.process import ProcessRunner
 from services.executor.runner import FunctionKey, Job, Outcome, Runner
+from services.executor.warm import WarmRunner
 from shared import amqp, service
 from shared.errors import FaaspotError, MessageError
 from shared.messages import (
@@ -189,7 +189,9 @@ class _LaneConsumer:
 
 
 def make_runner(settings: Settings) -> Runner:
-    return ProcessRunner(result_max=settings.result_max, logs_max=settings.logs_max)
+    """Sandboxed warm workers (or, with ``FAASPOT_SANDBOX=none``, plain ones); its ``start``
+    raises ``SandboxUnavailable`` where bwrap cannot create the sandbox."""
+    return WarmRunner.from_settings(settings)
 
 
 async def _consume(
