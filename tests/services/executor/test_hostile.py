@@ -52,33 +52,32 @@ def assert_timed_out(outcome: Outcome) -> None:
     assert "longer than its 1.5 s limit" in outcome.error.message
 
 
-def host_processes_of_nobody() -> list[int]:
-    """Host pids running as uid 65534 below this test process: sandboxed user code."""
-    children: dict[int, list[int]] = {}
-    uids: dict[int, int] = {}
+def sandboxed_strays() -> list[str]:
+    """Sandboxed processes (uid 65534, in a pid namespace of their own) that are no worker.
+
+    A worker is pid 2 of its namespace; anything else a function started must have died
+    with its worker, whichever runner (or test stack) the sandbox belongs to.
+    """
+    strays = []
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{name}/status").read_text()
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        children.setdefault(int(fields["PPid"]), []).append(int(name))
-        uids[int(name)] = int(fields["Uid"].split()[0])
-    found, todo = [], [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        found += [p for p in children.get(pid, []) if uids.get(p) == 65534]
-        todo += children.get(pid, [])
-    return found
+        nspids = fields.get("NSpid", "").split()
+        is_zombie = fields.get("State", "").split()[:1] == ["Z"]
+        if fields["Uid"].split()[0] == "65534" and len(nspids) > 1 and nspids[-1] != "2":
+            strays.append(f"{name} {fields['Name'].strip()}{' (zombie)' if is_zombie else ''}")
+    return strays
 
 
-async def assert_nothing_left_behind(runner: WarmRunner) -> None:
-    """Only the live workers themselves run as 65534: nothing a dead worker started."""
+async def assert_nothing_left_behind() -> None:
     for _ in range(40):
-        if len(host_processes_of_nobody()) <= len(runner.live_workers()):
+        if not sandboxed_strays():
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"processes left behind: {host_processes_of_nobody()}")
+    raise AssertionError(f"processes left behind: {sandboxed_strays()}")
 
 
 # CPU and time
@@ -103,7 +102,7 @@ def main(args, context):
     thread.join()
 """
     assert_timed_out(await runner.run(job(code)))
-    await assert_nothing_left_behind(runner)
+    await assert_nothing_left_behind()
 
 
 async def test_sleeping_past_the_limit_times_out(runner: WarmRunner) -> None:
@@ -131,7 +130,7 @@ def main(args, context):
             pass
 """
     assert_timed_out(await runner.run(job(code)))
-    await assert_nothing_left_behind(runner)
+    await assert_nothing_left_behind()
 
 
 async def test_a_process_left_running_dies_with_its_worker(runner: WarmRunner) -> None:
@@ -145,7 +144,7 @@ def main(args, context):
 """
     outcome = await runner.run(job(code))
     assert outcome.status == "completed"  # the call itself was fine; its worker is not reused
-    await assert_nothing_left_behind(runner)
+    await assert_nothing_left_behind()
 
 
 async def test_killing_every_process_it_can_finds_none(runner: WarmRunner) -> None:
