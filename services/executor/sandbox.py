@@ -245,7 +245,6 @@ class BwrapLauncher:
             process = await _start(
                 self.command(pipes.options()),
                 pipes.child_fds(),
-                self.as_root,
             )
             pipes.close_child_ends()
             try:
@@ -261,9 +260,7 @@ class BwrapLauncher:
         return Spawned(process, init_pid)
 
 
-async def _start(
-    command: list[str], pass_fds: tuple[int, ...], as_root: bool
-) -> asyncio.subprocess.Process:
+async def _start(command: list[str], pass_fds: tuple[int, ...]) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *command,
@@ -275,8 +272,7 @@ async def _start(
             env={},  # bwrap's own environment shows in /proc/1/environ inside
             cwd="/",
             umask=0o022,
-            extra_groups=[] if as_root else None,
-        )
+        )  # no extra_groups=[] (it would rule out vfork): the worker drops its groups itself
     except OSError as exc:
         raise WorkerStartFailed(f"bwrap could not be run: {exc}") from exc
 

@@ -196,8 +196,7 @@ class WarmRunner:
                 slot, evicted = taken
                 self._end_all(evicted)
                 if self._bind(slot, job):
-                    self._fill_prewarm()
-                    return slot
+                    return slot  # replaced on release: a start now would slow this call
                 continue
             if (reserved := self.pool.reserve(job.key, reserve_mb)) is not None:
                 slot, evicted = reserved
@@ -264,7 +263,7 @@ class WarmRunner:
     def _release(self, slot: Slot[WorkerProcess], reusable: bool) -> None:
         if not self.pool.release(slot, reusable, time.monotonic()):
             self._end(slot)
-            self._fill_prewarm()
+        self._fill_prewarm()
         self._notify()
 
     def _retire(self, slot: Slot[WorkerProcess]) -> None:

@@ -20,17 +20,14 @@ raised, or left threads or processes behind).
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import io
 import os
 import resource
 import struct
 import sys
-import tomllib
 from builtins import (  # noqa: UP029 (bound on purpose: see below)
     BaseException,
-    OSError,
     ValueError,
     int,
     len,
@@ -42,7 +39,12 @@ from builtins import (  # noqa: UP029 (bound on purpose: see below)
 from json import dumps, loads
 from os import _exit, getpid, listdir, write
 from traceback import format_exception
-from typing import Any, BinaryIO
+
+TYPE_CHECKING = False  # typing costs start-up time: for mypy only
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
+    Frame = dict[str, Any]
 
 # What the worker uses once user code ran is bound above, at import: user code rebinding
 # builtins or attributes of os, json or traceback (a monkeypatching library, say) breaks
@@ -54,8 +56,6 @@ LOG_FD = 2
 ERROR_TEXT_MAX = 16 * 1024  # characters of an error's message, and of its traceback
 UNSHOWABLE = "<not shown: no memory left to format it (a very deep recursion?), or str() failed>"
 WRITE_CHUNK = 8192  # bytes of a print() line buffered before they go to the log pipe
-
-Frame = dict[str, Any]
 
 
 class LogStream(io.TextIOBase):
@@ -151,10 +151,9 @@ def take_over_stdio() -> tuple[BinaryIO, BinaryIO]:
     os.dup2(devnull, 0)
     os.dup2(LOG_FD, 1)
     os.close(devnull)
-    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
-        if fd > 2 and fd not in (ctrl_in_fd, ctrl_out_fd):
-            with contextlib.suppress(OSError):  # the listing's own descriptor, already gone
-                os.close(fd)
+    low, high = sorted((ctrl_in_fd, ctrl_out_fd))
+    for start, stop in ((3, low), (low + 1, high), (high + 1, os.sysconf("SC_OPEN_MAX"))):
+        os.closerange(start, stop)
     return os.fdopen(ctrl_in_fd, "rb"), os.fdopen(ctrl_out_fd, "wb")
 
 
@@ -185,11 +184,19 @@ def load(setup: Frame) -> tuple[Any, Any, Frame | None]:
     """Run the module code once; return its ``main`` and context, or what prevented it."""
     namespace: dict[str, Any] = {"__name__": "faaspot_function", "__builtins__": __builtins__}
     try:
-        context = tomllib.loads(setup["context"] or "")
+        context = parse_context(setup["context"])
         exec(compile(setup["code"], "<function>", "exec"), namespace)
         return namespace["main"], context, None
     except BaseException as exc:  # the module itself may raise anything, SystemExit too
         return None, None, error_info(exc)
+
+
+def parse_context(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    import tomllib  # here: a third of the start-up time, and most functions have no context
+
+    return tomllib.loads(text)
 
 
 class ResultNotSerializable(Exception):

@@ -389,7 +389,7 @@ def main(args, context):
     sys.setrecursionlimit(10 ** 8)
     return f(0)
 """
-    outcome = await runner.run(job(code))
+    outcome = await runner.run(job(code, memory_mb=64, timeout_s=5))
     assert outcome.status == "failed", outcome
     assert outcome.error is not None
     assert outcome.error.type in ("MemoryError", "SystemError", "RecursionError"), outcome.error
