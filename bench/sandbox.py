@@ -20,6 +20,8 @@ import statistics
 import time
 import uuid
 
+import uvloop
+
 from services.executor.runner import FunctionKey, Job
 from services.executor.sandbox import BwrapLauncher, SandboxLimits
 from services.executor.warm import WarmConfig, WarmRunner
@@ -135,4 +137,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())  # the executor service runs on uvloop

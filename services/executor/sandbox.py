@@ -271,8 +271,7 @@ async def _start(command: list[str], pass_fds: tuple[int, ...]) -> asyncio.subpr
             start_new_session=True,
             env={},  # bwrap's own environment shows in /proc/1/environ inside
             cwd="/",
-            umask=0o022,
-        )  # no extra_groups=[] (it would rule out vfork): the worker drops its groups itself
+        )  # no extra_groups=[] (it rules out vfork): the worker drops its groups itself
     except OSError as exc:
         raise WorkerStartFailed(f"bwrap could not be run: {exc}") from exc
 

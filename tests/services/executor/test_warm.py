@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvloop
+
 from services.executor.runner import FunctionKey, Outcome
 from services.executor.sandbox import BwrapLauncher, SandboxLimits
 from services.executor.warm import WarmConfig, WarmRunner
@@ -196,3 +198,19 @@ async def test_closing_the_runner_ends_every_worker() -> None:
         pids = [w.worker_pid for w in runner.live_workers()]
         pids += [w.process.pid for w in runner.live_workers()]
     await eventually(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids))
+
+
+def test_the_runner_works_on_uvloop_as_the_executor_runs_it() -> None:
+    async def scenario() -> list[str]:
+        async with warm_runner(prewarm=1) as runner:
+            key = new_key()
+            statuses: list[str] = [
+                (await runner.run(job(COUNTING, key=key))).status for _ in range(2)
+            ]
+            crash = "import os\n\ndef main(args, context):\n    os._exit(1)\n"
+            statuses.append((await runner.run(job(crash))).status)
+            loop = "def main(args, context):\n    while True:\n        pass\n"
+            statuses.append((await runner.run(job(loop, timeout_s=0.5))).status)
+            return statuses
+
+    assert uvloop.run(scenario()) == ["completed", "completed", "failed", "timeout"]
