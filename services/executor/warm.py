@@ -100,6 +100,10 @@ def launcher_for(settings: Settings, config: WarmConfig) -> Launcher:
     return BwrapLauncher(SandboxLimits(tmp_bytes=config.tmp_mb * MB))
 
 
+class RunnerClosed(Exception):
+    """A job arrived, or was waiting for a worker, while the runner closed."""
+
+
 class WarmRunner:
     """A ``Runner`` keeping an LRU pool of warm workers within a count and memory budget."""
 
@@ -148,13 +152,14 @@ class WarmRunner:
         self._reaper = asyncio.create_task(self._reap())
 
     async def run(self, job: Job) -> Outcome:
+        """Run ``job`` on a worker bound to its function; user faults become the outcome.
+
+        Raises ``WorkerStartFailed`` when no worker could be started (the platform's fault,
+        not the function's: the executor leaves the invocation to be delivered again) and
+        ``RunnerClosed`` once ``close`` began.
+        """
         started = time.time()
-        try:
-            slot = await self._lease(job)
-        except WorkerStartFailed as exc:
-            logger.error("a worker did not start: %s", exc)
-            error = ErrorInfo(type="WorkerStartFailed", message=str(exc))
-            return _outcome(CallResult("failed", None, error, "", reusable=False), started)
+        slot = await self._lease(job)
         assert slot.worker is not None
         try:
             result = self._checked(await slot.worker.call(job.params, job.timeout_s))
@@ -171,6 +176,7 @@ class WarmRunner:
 
     async def close(self) -> None:
         self._closed = True
+        self._notify()  # jobs waiting for room learn that none will come
         if self._reaper is not None:
             self._reaper.cancel()
         for slot in list(self.pool.slots):
@@ -186,6 +192,8 @@ class WarmRunner:
         """A worker bound to ``job.key``, marked busy: warm, else pre-warmed, else new."""
         reserve_mb = self.pool.reservation_mb(job.memory_mb, self.config.tmp_mb)
         while True:
+            if self._closed:
+                raise RunnerClosed("the runner is closing")
             slot = self.pool.take_warm(job.key)
             if slot is not None and slot.worker is not None and slot.worker.alive:
                 return slot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -10,11 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import uvloop
 
 from services.executor.runner import FunctionKey, Outcome
-from services.executor.sandbox import BwrapLauncher, SandboxLimits
-from services.executor.warm import WarmConfig, WarmRunner
+from services.executor.sandbox import (
+    BwrapLauncher,
+    PlainLauncher,
+    SandboxLimits,
+    Spawned,
+    WorkerStartFailed,
+)
+from services.executor.warm import RunnerClosed, WarmConfig, WarmRunner
 from tests.services.executor.conftest import MB, TEST_CONFIG, job, new_key
 
 # Each worker loads this once: TOKEN tells workers apart, CALLS counts calls per worker.
@@ -214,3 +222,42 @@ def test_the_runner_works_on_uvloop_as_the_executor_runs_it() -> None:
             return statuses
 
     assert uvloop.run(scenario()) == ["completed", "completed", "failed", "timeout"]
+
+
+class BreakingLauncher(PlainLauncher):
+    """Starts its first worker, then no more (as when the host runs out of processes)."""
+
+    spawned = 0
+
+    async def spawn(self) -> Spawned:
+        self.spawned += 1
+        if self.spawned > 1:
+            raise WorkerStartFailed("no more processes")
+        return await super().spawn()
+
+
+async def test_a_worker_that_cannot_start_is_the_platforms_failure_not_the_functions() -> None:
+    runner = WarmRunner(BreakingLauncher(), WarmConfig(prewarm=0))
+    await runner.start()  # its one worker waits, pre-warmed
+    try:
+        await call(runner, new_key())
+        with pytest.raises(WorkerStartFailed, match="no more processes"):
+            await runner.run(job(COUNTING))  # raised: the executor has it delivered again
+        assert len(runner.pool.slots) == 1
+    finally:
+        await runner.close()
+
+
+async def test_a_job_waiting_for_room_ends_when_the_runner_closes() -> None:
+    async with warm_runner(memory_budget_mb=200, prewarm=0) as runner:
+        busy = asyncio.create_task(call(runner, new_key(), sleep=1))
+        await eventually(lambda: any(s.busy for s in runner.pool.slots))
+        waiting = asyncio.create_task(runner.run(job(COUNTING)))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # 144 MB more would not fit in 200 MB
+        await runner.close()
+        with pytest.raises(RunnerClosed):
+            await waiting
+        busy.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await busy
