@@ -5,7 +5,8 @@ creating a user namespace of its own, inside which it is root. That is how most 
 privilege escalations of recent years began (netfilter, io_uring), so the filter closes it,
 as bwrap's ``--disable-userns`` would (which cannot be combined with the uid mapping the
 launcher does). It also refuses a few system calls no function needs and that only widen
-the kernel's attack surface. Everything else is allowed.
+the kernel's attack surface, and three that would let a function hold memory outside its
+RLIMIT_AS. Everything else is allowed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class Arch:
     audit_arch: int
     clone: int
     unshare: int
-    denied: tuple[int, ...]  # bpf, perf_event_open, userfaultfd, keyctl, add_key, request_key
+    # bpf, perf_event_open, userfaultfd, keyctl, add_key, request_key: attack surface only.
+    denied: tuple[int, ...]
+    # memfd_create, shmget, msgget: memory that RLIMIT_AS does not count (an unmapped memfd,
+    # a detached shared memory segment, queued messages), so a function could hoard it.
+    hoarding: tuple[int, ...]
 
 
 # clone3 (435) and io_uring_setup/enter/register (425-427) share numbers on every arch.
@@ -44,8 +49,20 @@ CLONE3 = 435
 IO_URING = (425, 426, 427)
 
 ARCHES = {
-    "x86_64": Arch(0xC000003E, clone=56, unshare=272, denied=(321, 298, 323, 250, 248, 249)),
-    "aarch64": Arch(0xC00000B7, clone=220, unshare=97, denied=(280, 241, 282, 219, 217, 218)),
+    "x86_64": Arch(
+        0xC000003E,
+        clone=56,
+        unshare=272,
+        denied=(321, 298, 323, 250, 248, 249),
+        hoarding=(319, 29, 68),
+    ),
+    "aarch64": Arch(
+        0xC00000B7,
+        clone=220,
+        unshare=97,
+        denied=(280, 241, 282, 219, 217, 218),
+        hoarding=(279, 194, 186),
+    ),
 }
 
 
@@ -62,7 +79,7 @@ def filter_program(machine: str | None = None) -> bytes | None:
     arch = ARCHES.get(machine or platform.machine())
     if arch is None:
         return None
-    refused = (*arch.denied, *IO_URING)
+    refused = (*arch.denied, *arch.hoarding, *IO_URING)
     head = [
         _op(LD_W_ABS, OFFSET_ARCH),
         _op(JEQ_K, arch.audit_arch, jt=1),

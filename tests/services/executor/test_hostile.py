@@ -133,6 +133,66 @@ def main(args, context):
     await assert_nothing_left_behind()
 
 
+async def test_hoarding_memory_outside_the_address_space_limit_is_refused(
+    runner: WarmRunner,
+) -> None:
+    # Unmapped memfd pages and detached SysV segments would not count in RLIMIT_AS.
+    code = """
+import ctypes, os
+
+def main(args, context):
+    refused = []
+    try:
+        os.memfd_create("hoard")
+    except PermissionError:
+        refused.append("memfd_create")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.shmget(0, 1 << 20, 0o1600) == -1 and ctypes.get_errno() == 1:
+        refused.append("shmget")
+    if libc.msgget(0, 0o1600) == -1 and ctypes.get_errno() == 1:
+        refused.append("msgget")
+    callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)
+    return [refused, callback(1)]  # ctypes callbacks still work without memfd
+"""
+    outcome = await runner.run(job(code))
+    assert outcome.result is not None, outcome
+    assert json.loads(outcome.result) == [["memfd_create", "shmget", "msgget"], 2]
+
+
+async def test_a_fork_bomb_does_not_starve_other_sandboxes(runner: WarmRunner) -> None:
+    # RLIMIT_NPROC counts per user namespace, and each worker has its own: the bomb's
+    # processes do not count against another worker's, though both run as uid 65534.
+    bomb = """
+import os
+
+def main(args, context):
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+"""
+    forker = """
+import os, time
+
+def main(args, context):
+    time.sleep(0.5)  # while the bomb holds every process it may have
+    children = []
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        children.append(pid)
+    return [os.waitpid(pid, 0)[1] for pid in children]
+"""
+    bombing = asyncio.create_task(runner.run(job(bomb)))
+    outcome = await runner.run(job(forker))
+    assert outcome.status == "completed", outcome
+    assert outcome.result is not None and json.loads(outcome.result) == [0] * 20
+    assert_timed_out(await bombing)
+    await assert_nothing_left_behind()
+
+
 async def test_a_process_left_running_dies_with_its_worker(runner: WarmRunner) -> None:
     code = """
 import os, time
@@ -274,7 +334,8 @@ async def test_writing_outside_tmp_fails(runner: WarmRunner) -> None:
 def main(args, context):
     written = []
     for path in ["/evil", "/faaspot/worker.py", "/faaspot/python/lib/python3.11/os.py",
-                 "/usr/evil", "/dev/evil", "/proc/evil", "/proc/sys/kernel/hostname"]:
+                 "/usr/evil", "/dev/evil", "/dev/shm/evil", "/proc/evil",
+                 "/proc/sys/kernel/hostname"]:
         try:
             with open(path, "a") as target:
                 target.write("x")
