@@ -128,6 +128,7 @@ class WorkerProcess:
         self.logs = CallLogs(logs_max)
         self.calls = 0
         self.worker_pid: int | None = None  # host pid of the Python worker itself
+        self.parent_pid: int | None = None  # host pid of its parent, bwrap's init (sandboxed)
         self.frame_max = 0
         self._log_event = asyncio.Event()
         self._log_reader = asyncio.create_task(self._read_logs(spawned_process.stderr))
@@ -144,6 +145,7 @@ class WorkerProcess:
             await worker.close()
             said = logs_text(*worker.logs.rest(), logs_max).strip()
             raise WorkerStartFailed(f"the worker did not start: {said or exc}") from exc
+        worker.parent_pid = spawned.init_pid if spawned.init_pid != spawned.process.pid else None
         worker.worker_pid = _worker_pid(spawned.init_pid, spawned.process.pid)
         return worker, hello
 
@@ -178,11 +180,15 @@ class WorkerProcess:
         return _from_reply(reply, logs, in_sync)
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        if self.worker_pid is not None:
+        """SIGKILL the process group of our child (bwrap, or the plain worker).
+
+        The sandbox goes with bwrap: its init dies by --die-with-parent, and with the init
+        the kernel kills every process of the pid namespace. The worker is never killed by
+        its host pid, which may belong to another process once the worker is gone.
+        """
+        if self.process.returncode is None:  # not reaped: the group id is still ours
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.worker_pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     async def close(self) -> None:
         """Kill the process (and with it everything it started) and reap it."""
@@ -250,7 +256,7 @@ class WorkerProcess:
         """
         if self.worker_pid is None:
             return
-        used_s = _cpu_seconds(self.worker_pid)
+        used_s = _cpu_seconds(self.worker_pid, self.parent_pid or os.getpid())
         if used_s is None:
             return
         soft = math.ceil(used_s + timeout_s) + CPU_GRACE_S
@@ -305,11 +311,16 @@ def _worker_pid(init_pid: int, process_pid: int) -> int | None:
     return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process (all its threads), from /proc/PID/stat."""
+def _cpu_seconds(pid: int, parent: int) -> float | None:
+    """User plus system CPU time of a process (all its threads), from /proc/PID/stat.
+
+    None unless ``pid`` is still the child of ``parent``: a dead worker's pid may be reused.
+    """
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+    if int(fields[1]) != parent:
         return None
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

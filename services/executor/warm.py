@@ -158,8 +158,8 @@ class WarmRunner:
         not the function's: the executor leaves the invocation to be delivered again) and
         ``RunnerClosed`` once ``close`` began.
         """
-        started = time.time()
         slot = await self._lease(job)
+        started = time.time()  # the call's time: not a wait for room, nor a worker's start
         assert slot.worker is not None
         try:
             result = self._checked(await slot.worker.call(job.params, job.timeout_s))
