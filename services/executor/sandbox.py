@@ -11,6 +11,13 @@ running as root that would make user code host root (without capabilities, but o
 every root file and exempt from RLIMIT_NPROC). So a root executor writes the mapping
 itself (``--userns-block-fd``): sandbox uid 0 is root only for bwrap's own set-up, and the
 worker drops to 65534, which is host uid 65534 too, before it reads any user code.
+
+Limits: the worker sets RLIMIT_AS (the function's ``memory``), NPROC, NOFILE, FSIZE and
+CORE when it is bound; the executor sets RLIMIT_CPU from outside before each call. Linux
+(5.14 and later) counts RLIMIT_NPROC per uid *per user namespace*, and each worker has its
+own: the limit bounds one worker, and a fork bomb in one sandbox cannot starve the others
+though all run as uid 65534. (On older kernels the count is per host uid, shared by every
+worker; the pid namespace still keeps each bomb inside its sandbox, and kills it with it.)
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import struct
@@ -29,6 +37,8 @@ from typing import Protocol
 
 from services.executor import seccomp
 from shared.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 NOBODY = 65534  # uid and gid of user code
@@ -201,6 +211,8 @@ class BwrapLauncher:
         self.limits = limits
         self.as_root = os.geteuid() == 0 if as_root is None else as_root
         self.filter = seccomp.filter_program()
+        if self.filter is None:
+            logger.warning("no seccomp filter for this architecture: user namespaces stay open")
         self.options = self.sandbox_options()
 
     def sandbox_options(self) -> list[str]:

@@ -3,7 +3,8 @@
 Life of a worker, over frames of a 4-byte big-endian length and a UTF-8 JSON object on
 the inherited stdin/stdout (which this module moves out of the user's way):
 
-1. It says ``{"ready": true, "uid": ...}`` as soon as the interpreter is up: a pre-warmed
+1. It says ``{"ready": true, "uid": ...}`` as soon as the interpreter is up (and, given
+   ``--drop-to UID:GID``, it dropped from the sandbox's root to that uid): a pre-warmed
    worker waits there, not yet bound to any function.
 2. The executor binds it with one setup frame ``{"code", "context", "result_max",
    "logs_max", "memory_mb", "nproc", "nofile", "fsize_bytes"}``: the worker applies its
@@ -26,9 +27,16 @@ import os
 import resource
 import struct
 import sys
-from builtins import (  # noqa: UP029 (bound on purpose: see below)
+
+# What the worker uses once user code ran is bound here, at import: user code rebinding
+# builtins or attributes of os, json or traceback (a monkeypatching library, say) breaks
+# only itself, not the worker's replies.
+from builtins import (  # noqa: UP029
     BaseException,
+    RecursionError,
+    TypeError,
     ValueError,
+    any,
     int,
     len,
     max,
@@ -45,10 +53,6 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     Frame = dict[str, Any]
-
-# What the worker uses once user code ran is bound above, at import: user code rebinding
-# builtins or attributes of os, json or traceback (a monkeypatching library, say) breaks
-# only itself, not the worker's replies.
 
 HEADER = struct.Struct(">I")
 END_MARK = b"\x00\x1eFAASPOT-END %d\x1e\x00"  # ends the log output of call number %d
