@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     code_max: int = Field(default=1024 * 1024, ge=1)  # bytes of decoded function code
     params_max: int = Field(default=1024 * 1024, ge=2)  # bytes of one parameter group (JSON)
     body_max: int = Field(default=64 * 1024 * 1024, ge=1024)  # bytes of any request body
-    cache_ttl: float = Field(default=5.0, ge=0)  # seconds the API caches a token or a function record
+    cache_ttl: float = Field(
+        default=5.0, ge=0
+    )  # s the API caches a token or function
 
     # Function limits: defaults and the maxima a create may ask for
     timeout_default: float = Field(default=30.0, gt=0)
@@ -48,7 +50,17 @@ class Settings(BaseSettings):
     batch_prefetch: int = Field(default=64, ge=1)
     logs_max: int = Field(default=64 * 1024, ge=0)  # bytes of captured stdout/stderr
     result_max: int = Field(default=1024 * 1024, ge=1)  # bytes of a JSON result
+    executor_max_runs: int = Field(default=1000, ge=1)  # calls a warm worker serves, then replaced
+    executor_idle_ttl: float = Field(default=300.0, gt=0)  # s a warm worker may stay idle
+    executor_workers_max: int = Field(
+        default=32, ge=1
+    )  # worker processes (see README)
+    executor_memory_budget: int = Field(default=0, ge=0)  # MB workers may reserve; 0: half the RAM
+    executor_prewarm: int = Field(default=2, ge=0)  # unbound workers kept ready for cold calls
     sandbox: str = Field(default="bwrap", pattern=r"^(bwrap|none)$")
+    sandbox_tmp_mb: int = Field(default=64, ge=1)  # MB of each worker's /tmp (and RLIMIT_FSIZE)
+    sandbox_nproc: int = Field(default=32, ge=1)  # processes+threads per worker (RLIMIT_NPROC)
+    sandbox_nofile: int = Field(default=256, ge=16)  # open files per worker (RLIMIT_NOFILE)
     running_after: float = Field(default=0.05, ge=0)  # s before a run is reported `running`
 
     # Messaging

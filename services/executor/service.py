@@ -12,13 +12,13 @@ import aio_pika
 import msgspec
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
 
 from services.executor.functions import FunctionCache
 from services.executor.runner import FunctionKey, Job, Outcome, Runner
+from services.executor.updates import UpdatePublisher
 from services.executor.warm import WarmRunner
 from shared import amqp, service
 from shared.errors import FaaspotError, MessageError
@@ -27,7 +27,6 @@ from shared.messages import (
     Event,
     ExecutionUpdate,
     Invocation,
-    UpdateBatch,
     decode,
     encode,
 )
@@ -83,13 +82,13 @@ class Executor:
         settings: Settings,
         runner: Runner,
         functions: FunctionCache,
-        results: AbstractExchange,
+        updates: UpdatePublisher,
         reply_channel: AbstractChannel,
     ) -> None:
         self.settings = settings
         self.runner = runner
         self.functions = functions
-        self.results = results
+        self.updates = updates
         self.reply_channel = reply_channel
         concurrency = settings.executor_concurrency
         # Each lane has its own slots: a blocking call never waits behind a bulk.
@@ -101,17 +100,21 @@ class Executor:
     def consumer(self, lane: str) -> _LaneConsumer:
         return _LaneConsumer(self, self.slots[lane])
 
-    async def handle(self, message: AbstractIncomingMessage) -> None:
+    async def handle(self, message: AbstractIncomingMessage, slots: asyncio.Semaphore) -> None:
+        """Run the invocation within a slot, then report it and ack it outside the slot."""
         try:
             invocation = decode(message.body, Invocation)
         except MessageError:
             logger.exception("dead-lettering an undecodable invocation")
             await message.reject(requeue=False)
             return
-        update = await self.execute(invocation, attempts_of(message))
-        await self.publish(update)
+        async with slots:
+            update = await self.execute(invocation, attempts_of(message))
         if message.reply_to:
+            # The waiting caller hears at once; the record follows through the results
+            # service, and the ack waits for that to be confirmed.
             await self.reply(message.reply_to, update)
+        await self.updates.publish(update)
         await message.ack()
 
     async def execute(self, invocation: Invocation, attempts: int) -> ExecutionUpdate:
@@ -145,17 +148,7 @@ class Executor:
             started_at=started_at,
             attempts=attempts,
         )
-        await self.publish(running)
-
-    async def publish(self, update: ExecutionUpdate) -> None:
-        """Publish to the results service; returns once the broker confirmed."""
-        await self.results.publish(
-            aio_pika.Message(
-                encode(UpdateBatch(updates=[update])),
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=amqp.RESULTS,
-        )
+        await self.updates.publish(running)
 
     async def reply(self, reply_to: str, update: ExecutionUpdate) -> None:
         await self.reply_channel.default_exchange.publish(
@@ -178,14 +171,13 @@ class _LaneConsumer:
         self.slots = slots
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
-        async with self.slots:
-            try:
-                await self.executor.handle(message)
-            except Exception:
-                # Not acked: the broker redelivers it, and dead-letters it past the limit.
-                logger.exception("invocation failed inside the executor")
-                with contextlib.suppress(Exception):
-                    await message.nack(requeue=True)
+        try:
+            await self.executor.handle(message, self.slots)
+        except Exception:
+            # Not acked: the broker redelivers it, and dead-letters it past the limit.
+            logger.exception("invocation failed inside the executor")
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
 
 
 def make_runner(settings: Settings) -> Runner:
@@ -223,18 +215,23 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     runner = make_runner(settings)
     await runner.start()
     connection = await amqp.connect(settings, "executor")
+    updates: UpdatePublisher | None = None
     try:
         replies = await ReplyQueue.open(connection, topology, "executor")
         rpc = RpcClient(replies, topology, settings.rpc_timeout)
         results_channel = await connection.channel()
         results, _ = await amqp.declare_results(results_channel, topology, settings)
         reply_channel = await connection.channel(publisher_confirms=False)
-        executor = Executor(settings, runner, FunctionCache(rpc), results, reply_channel)
+        updates = UpdatePublisher(results)
+        updates.start()
+        executor = Executor(settings, runner, FunctionCache(rpc), updates, reply_channel)
         await _consume(connection, executor, settings)
         logger.info("executor ready (concurrency %d)", settings.executor_concurrency)
         await stopping.wait()
     finally:
         await connection.close()
+        if updates is not None:
+            await updates.close()
         await runner.close()
 
 

@@ -59,22 +59,18 @@ class WarmConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarmConfig:
-        def setting(name: str, default: Any) -> Any:
-            return getattr(settings, name, default)
-
-        defaults = cls()
         return cls(
             result_max=settings.result_max,
             logs_max=settings.logs_max,
             concurrency=settings.executor_concurrency,
-            max_runs=setting("executor_max_runs", defaults.max_runs),
-            idle_ttl_s=setting("executor_idle_ttl", defaults.idle_ttl_s),
-            workers_max=setting("executor_workers_max", defaults.workers_max),
-            memory_budget_mb=setting("executor_memory_budget", defaults.memory_budget_mb),
-            prewarm=setting("executor_prewarm", defaults.prewarm),
-            tmp_mb=setting("sandbox_tmp_mb", defaults.tmp_mb),
-            nproc=setting("sandbox_nproc", defaults.nproc),
-            nofile=setting("sandbox_nofile", defaults.nofile),
+            max_runs=settings.executor_max_runs,
+            idle_ttl_s=settings.executor_idle_ttl,
+            workers_max=settings.executor_workers_max,
+            memory_budget_mb=settings.executor_memory_budget,
+            prewarm=settings.executor_prewarm,
+            tmp_mb=settings.sandbox_tmp_mb,
+            nproc=settings.sandbox_nproc,
+            nofile=settings.sandbox_nofile,
         )
 
     def pool_limits(self) -> PoolLimits:

@@ -59,30 +59,32 @@ def _error_doc(error: ErrorInfo) -> Document:
     return {"type": error.type, "message": error.message, "traceback": error.traceback}
 
 
-def write_ops(updates: list[ExecutionUpdate]) -> list[UpdateOne]:
-    """Two idempotent steps per update: make sure the record exists, then move it forward."""
-    ops: list[UpdateOne] = []
-    for update in updates:
-        ops.append(
-            UpdateOne(
-                {"_id": update.execution_id},
-                {"$setOnInsert": _base_fields(update)},
-                upsert=True,
-            )
-        )
-        if update.status != "pending":
-            ops.append(UpdateOne(_may_advance(update), {"$set": _progress_fields(update)}))
-    return ops
+def write_op(update: ExecutionUpdate) -> UpdateOne:
+    """One idempotent upsert: create the record if missing, move it forward if behind.
+
+    When the record exists but is not behind, the upsert's insert collides on ``_id``
+    (duplicate key): the update was superseded, which is fine.
+    """
+    base = _base_fields(update)
+    if update.status == "pending":
+        return UpdateOne({"_id": update.execution_id}, {"$setOnInsert": base}, upsert=True)
+    progress = _progress_fields(update)
+    on_insert = {k: v for k, v in base.items() if k not in progress and k != "_id"}
+    return UpdateOne(
+        _may_advance(update), {"$set": progress, "$setOnInsert": on_insert}, upsert=True
+    )
 
 
 def _may_advance(update: ExecutionUpdate) -> Document:
-    """The filter of records this update moves: lower status, or a rerun's later attempt."""
+    """The records this update moves: lower status, or a rerun's later attempt.
+
+    ``_id`` stays a top-level equality so that an upsert inserts under that id.
+    """
     rank = STATUS_RANK[update.status]
-    earlier = {"_id": update.execution_id, "rank": {"$lt": rank}}
     if update.status != "running":
-        return earlier  # the first terminal status wins
-    rerun = {"_id": update.execution_id, "rank": rank, "attempts": {"$lt": update.attempts}}
-    return {"$or": [earlier, rerun]}
+        return {"_id": update.execution_id, "rank": {"$lt": rank}}  # first terminal wins
+    rerun = {"rank": rank, "attempts": {"$lt": update.attempts}}
+    return {"_id": update.execution_id, "$or": [{"rank": {"$lt": rank}}, rerun]}
 
 
 def to_record(doc: Document) -> ExecutionRecord:
@@ -121,20 +123,29 @@ class ExecutionStore:
         await self._bulk(ops, "recording pending executions")
 
     async def apply(self, updates: list[ExecutionUpdate]) -> None:
-        await self._bulk(write_ops(updates), "recording execution updates")
+        """Write every update; each moves its record forward or is already superseded."""
+        ops = [write_op(update) for update in updates]
+        collided = await self._bulk(ops, "recording execution updates")
+        if collided:
+            # An insert of the same id (a concurrent pending record) won the race against
+            # our upsert's insert: now the record exists, so the update applies or is moot.
+            await self._bulk([ops[i] for i in collided], "recording execution updates")
 
-    async def _bulk(self, ops: list[Any], action: str) -> None:
+    async def _bulk(self, ops: list[Any], action: str) -> list[int]:
+        """Run ``ops`` unordered; return the indexes that hit an existing ``_id``."""
         if not ops:
-            return
+            return []
         with store_errors(action):
             try:
                 await self.executions.bulk_write(ops, ordered=False)
             except BulkWriteError as exc:
-                # A concurrent upsert of the same id, or an insert of a record that an
-                # update already created: both leave the record as it should be.
-                real = [e for e in exc.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
-                if real or exc.details.get("writeConcernErrors"):
+                errors = exc.details["writeErrors"]
+                if exc.details.get("writeConcernErrors") or any(
+                    e["code"] != DUPLICATE_KEY for e in errors
+                ):
                     raise
+                return [e["index"] for e in errors]
+        return []
 
     async def get(self, tenant: str, execution_id: str) -> ExecutionRecord | None:
         with store_errors("reading the execution"):

@@ -24,7 +24,8 @@ class Received:
 
 
 class BatchWriter:
-    """Collects whatever has arrived while the previous batch was being written."""
+    """Collects whatever has arrived while the previous batch was being written, up to
+    about ``batch_max`` updates (a message carries one or more)."""
 
     def __init__(self, store: ExecutionStore, batch_max: int) -> None:
         self.store = store
@@ -53,8 +54,10 @@ class BatchWriter:
     async def run(self) -> None:
         while True:
             batch = [await self._inbox.get()]
-            while len(batch) < self.batch_max and not self._inbox.empty():
+            size = len(batch[0].updates)
+            while size < self.batch_max and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
+                size += len(batch[-1].updates)
             await self._write(batch)
 
     async def _write(self, batch: list[Received]) -> None:

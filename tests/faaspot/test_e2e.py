@@ -636,14 +636,17 @@ def test_client_function_error(client: Faaspot, make_function: Callable[..., str
     error = caught.value
     assert (error.type, error.message) == ("ValueError", "bad input: 7")
     assert error.traceback is not None and "ValueError" in error.traceback
-    assert client.executions.get(error.execution_id)["status"] == "failed"
+    # The record follows the answer by a few milliseconds: it is readable at once, and final soon.
+    [record] = client.executions.wait([error.execution_id], timeout=30)
+    assert record["status"] == "failed"
 
 
 def test_client_execution_timeout(client: Faaspot, make_function: Callable[..., str]) -> None:
     name = make_function(SLOW, timeout=1)
     with pytest.raises(ExecutionTimeout) as caught:
         client.functions.run(name, {"s": "5"}, wait=True)
-    assert client.executions.get(caught.value.execution_id)["status"] == "timeout"
+    [record] = client.executions.wait([caught.value.execution_id], timeout=30)
+    assert record["status"] == "timeout"
 
 
 def test_client_run_bulk_and_wait(client: Faaspot, make_function: Callable[..., str]) -> None:
