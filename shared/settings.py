@@ -30,9 +30,7 @@ class Settings(BaseSettings):
     code_max: int = Field(default=1024 * 1024, ge=1)  # bytes of decoded function code
     params_max: int = Field(default=1024 * 1024, ge=2)  # bytes of one parameter group (JSON)
     body_max: int = Field(default=64 * 1024 * 1024, ge=1024)  # bytes of any request body
-    cache_ttl: float = Field(
-        default=5.0, ge=0
-    )  # s the API caches a token or function
+    cache_ttl: float = Field(default=5.0, ge=0)  # s the API caches a token or function
 
     # Function limits: defaults and the maxima a create may ask for
     timeout_default: float = Field(default=30.0, gt=0)
@@ -52,9 +50,7 @@ class Settings(BaseSettings):
     result_max: int = Field(default=1024 * 1024, ge=1)  # bytes of a JSON result
     executor_max_runs: int = Field(default=1000, ge=1)  # calls a warm worker serves, then replaced
     executor_idle_ttl: float = Field(default=300.0, gt=0)  # s a warm worker may stay idle
-    executor_workers_max: int = Field(
-        default=32, ge=1
-    )  # worker processes (see README)
+    executor_workers_max: int = Field(default=32, ge=1)  # worker processes (see README)
     executor_memory_budget: int = Field(default=0, ge=0)  # MB workers may reserve; 0: half the RAM
     executor_prewarm: int = Field(default=2, ge=0)  # unbound workers kept ready for cold calls
     sandbox: str = Field(default="bwrap", pattern=r"^(bwrap|none)$")
