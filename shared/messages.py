@@ -72,7 +72,8 @@ class ExecutionUpdate(Message, frozen=True, kw_only=True):
     attempts: int = 0
 
     @classmethod
-    def pending(cls, invocation: Invocation) -> ExecutionUpdate:
+    def of(cls, invocation: Invocation, status: Status, **fields: Any) -> ExecutionUpdate:
+        """An update of ``invocation``'s execution, carrying what its pending record holds."""
         return cls(
             execution_id=invocation.execution_id,
             tenant=invocation.tenant,
@@ -80,8 +81,13 @@ class ExecutionUpdate(Message, frozen=True, kw_only=True):
             version=invocation.version,
             params=invocation.params,
             created_at=invocation.created_at,
-            status="pending",
+            status=status,
+            **fields,
         )
+
+    @classmethod
+    def pending(cls, invocation: Invocation) -> ExecutionUpdate:
+        return cls.of(invocation, "pending")
 
 
 class UpdateBatch(Message, frozen=True, kw_only=True):

@@ -9,7 +9,6 @@ import time
 import uuid
 
 import aio_pika
-import msgspec
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
@@ -43,14 +42,9 @@ def attempts_of(message: AbstractIncomingMessage) -> int:
 
 
 def update_for(invocation: Invocation, outcome: Outcome, attempts: int) -> ExecutionUpdate:
-    return ExecutionUpdate(
-        execution_id=invocation.execution_id,
-        tenant=invocation.tenant,
-        function=invocation.function,
-        version=invocation.version,
-        params=invocation.params,
-        created_at=invocation.created_at,
-        status=outcome.status,
+    return ExecutionUpdate.of(
+        invocation,
+        outcome.status,
         result=outcome.result,
         error=outcome.error,
         logs=outcome.logs,
@@ -142,11 +136,8 @@ class Executor:
         """Short runs end before anyone could see them running: only longer ones say so."""
         started_at = time.time()
         await asyncio.sleep(self.settings.running_after)
-        running = msgspec.structs.replace(
-            ExecutionUpdate.pending(invocation),
-            status="running",
-            started_at=started_at,
-            attempts=attempts,
+        running = ExecutionUpdate.of(
+            invocation, "running", started_at=started_at, attempts=attempts
         )
         await self.updates.publish(running)
 

@@ -95,14 +95,9 @@ class BatchWriter:
 
 def dead_update(invocation: Invocation, message: AbstractIncomingMessage) -> ExecutionUpdate:
     reason = _death_reason(message)
-    return ExecutionUpdate(
-        execution_id=invocation.execution_id,
-        tenant=invocation.tenant,
-        function=invocation.function,
-        version=invocation.version,
-        params=invocation.params,
-        created_at=invocation.created_at,
-        status="failed",
+    return ExecutionUpdate.of(
+        invocation,
+        "failed",
         error=ErrorInfo(
             type="DeliveryLimitExceeded" if reason == "delivery_limit" else "Undeliverable",
             message=f"the invocation was dead-lettered ({reason}): "
