@@ -226,7 +226,7 @@ def main_table(summaries: Summaries) -> list[str]:
         "AMQP floor",
         "FaaSpot ÷ floor",
         "target",
-        "",
+        "verdict",
     ]
     rows = [row_cells(row, summaries) for row in ROWS if row.ours in summaries[FAASPOT]]
     return table(header, rows)

@@ -176,6 +176,7 @@ def report_again(options: Options) -> int:
         if path.exists()
     }
     context = report.Context(**json.loads((directory / CONTEXT_FILE).read_text()))
+    context.label = options.label or context.label
     render(options, records, context)
     return 0
 
