@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobu
 
 from services.api.cache import TtlCache
 from shared import amqp, calls
+from shared.batching import Coalescer
 from shared.errors import FaaspotError, MessageError, ServiceUnavailable, Unauthorized
 from shared.ids import new_ids
 from shared.messages import Event, ExecutionUpdate, Invocation, decode, encode
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PUBLISH_WINDOW = 1000  # invocations of one bulk awaiting their confirms at once
 RPC_ACCEPT_BATCH = 2000  # pending records per accept call
+ACCEPTS_IN_FLIGHT = 4  # accept calls at once: a bulk's does not hold up a blocking call's
 
 
 @dataclass(frozen=True)
@@ -44,22 +46,36 @@ class Platform:
         self.tokens: TtlCache[str, str] = TtlCache(settings.cache_ttl)
         self.functions: TtlCache[tuple[str, str], calls.FunctionInfo] = TtlCache(settings.cache_ttl)
         self.connection: AbstractRobustConnection | None = None
+        # Blocking calls and replies travel on a connection of their own, never queued
+        # behind the frames of a bulk on the main one.
+        self.interactive: AbstractRobustConnection | None = None
         self._rpc: RpcClient | None = None
         self._replies: ReplyQueue | None = None
-        self._invoke: AbstractExchange | None = None
+        self._lanes: dict[str, AbstractExchange] = {}
+        # Concurrent requests' pending records travel together in few accept calls.
+        self._pending = Coalescer(self._record_pending, RPC_ACCEPT_BATCH, ACCEPTS_IN_FLIGHT)
 
     # life cycle --------------------------------------------------------------------
     async def open(self) -> None:
         self.connection = await amqp.connect(self.settings, "api")
-        self._replies = await ReplyQueue.open(self.connection, self.topology, "api")
+        self.interactive = await amqp.connect(self.settings, "api-interactive")
+        self._replies = await ReplyQueue.open(self.interactive, self.topology, "api")
         self._rpc = RpcClient(self._replies, self.topology, self.settings.rpc_timeout)
-        channel = await self.connection.channel()  # publisher confirms on
-        self._invoke, _ = await amqp.declare_invocations(channel, self.topology, self.settings)
+        for lane, connection in (
+            (amqp.BATCH, self.connection),
+            (amqp.INTERACTIVE, self.interactive),
+        ):
+            channel = await connection.channel()  # publisher confirms on
+            exchange, _ = await amqp.declare_invocations(channel, self.topology, self.settings)
+            self._lanes[lane] = exchange
         await self._follow_events()
+        self._pending.start()
 
     async def close(self) -> None:
-        if self.connection is not None:
-            await self.connection.close()
+        await self._pending.close()
+        for connection in (self.interactive, self.connection):
+            if connection is not None:
+                await connection.close()
 
     async def _follow_events(self) -> None:
         assert self.connection is not None
@@ -162,6 +178,10 @@ class Platform:
         return Accepted(invocation.execution_id, decode(raw, ExecutionUpdate))
 
     async def _accept(self, invocations: list[Invocation]) -> None:
+        """Record the invocations as pending; returns once MongoDB has them."""
+        await self._pending.submit(invocations)
+
+    async def _record_pending(self, invocations: list[Invocation]) -> None:
         for start in range(0, len(invocations), RPC_ACCEPT_BATCH):
             chunk = invocations[start : start + RPC_ACCEPT_BATCH]
             await self.rpc.call(
@@ -179,7 +199,8 @@ class Platform:
     async def _publish(
         self, invocation: Invocation, lane: str, reply_to: str | None = None
     ) -> None:
-        if self._invoke is None:
+        exchange = self._lanes.get(lane)
+        if exchange is None:
             raise ServiceUnavailable("the API is not connected to the broker")
         message = aio_pika.Message(
             encode(invocation),
@@ -188,7 +209,7 @@ class Platform:
             reply_to=reply_to,
         )
         try:
-            await self._invoke.publish(message, routing_key=lane)
+            await exchange.publish(message, routing_key=lane)
         except (aio_pika.exceptions.AMQPError, ConnectionError) as exc:
             raise ServiceUnavailable(f"the broker did not take the invocation: {exc}") from exc
 

@@ -178,15 +178,18 @@ def make_runner(settings: Settings) -> Runner:
 
 
 async def _consume(
-    connection: AbstractRobustConnection, executor: Executor, settings: Settings
+    connections: dict[str, AbstractRobustConnection], executor: Executor, settings: Settings
 ) -> None:
+    """Each lane on its own connection: a blocking call's delivery never waits on the
+    socket behind a bulk's frames."""
     topology = amqp.Topology(settings.prefix)
     prefetch = {
         amqp.INTERACTIVE: settings.executor_concurrency,
         amqp.BATCH: settings.batch_prefetch,
     }
+    connection = connections[amqp.BATCH]
     for lane, count in prefetch.items():
-        channel = await connection.channel()
+        channel = await connections[lane].channel()
         await channel.set_qos(prefetch_count=count)
         _, queues = await amqp.declare_invocations(channel, topology, settings)
         await queues[lane].consume(executor.consumer(lane))
@@ -205,22 +208,27 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     topology = amqp.Topology(settings.prefix)
     runner = make_runner(settings)
     await runner.start()
-    connection = await amqp.connect(settings, "executor")
+    connections = {
+        amqp.BATCH: await amqp.connect(settings, "executor"),
+        amqp.INTERACTIVE: await amqp.connect(settings, "executor-interactive"),
+    }
     updates: UpdatePublisher | None = None
     try:
-        replies = await ReplyQueue.open(connection, topology, "executor")
+        main = connections[amqp.BATCH]
+        replies = await ReplyQueue.open(main, topology, "executor")
         rpc = RpcClient(replies, topology, settings.rpc_timeout)
-        results_channel = await connection.channel()
+        results_channel = await main.channel()
         results, _ = await amqp.declare_results(results_channel, topology, settings)
-        reply_channel = await connection.channel(publisher_confirms=False)
+        reply_channel = await connections[amqp.INTERACTIVE].channel(publisher_confirms=False)
         updates = UpdatePublisher(results)
         updates.start()
         executor = Executor(settings, runner, FunctionCache(rpc), updates, reply_channel)
-        await _consume(connection, executor, settings)
+        await _consume(connections, executor, settings)
         logger.info("executor ready (concurrency %d)", settings.executor_concurrency)
         await stopping.wait()
     finally:
-        await connection.close()
+        for connection in connections.values():
+            await connection.close()
         if updates is not None:
             await updates.close()
         await runner.close()

@@ -148,7 +148,8 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     await store.ensure_indexes()
     connection = await amqp.connect(settings, "registry")
     try:
-        channel = await connection.channel()
+        # Replies need no confirm (a lost one times out), nor do events (caches also expire).
+        channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=RPC_PREFETCH)
         events = await amqp.declare_events(channel, topology)
         queue = await amqp.declare_rpc_queue(channel, topology, calls.REGISTRY, settings)

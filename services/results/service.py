@@ -57,7 +57,8 @@ async def serve(settings: Settings, stopping: asyncio.Event) -> None:
     writer = BatchWriter(store, settings.results_batch)
     writing = asyncio.create_task(writer.run())
     try:
-        rpc_channel = await connection.channel()
+        # A reply needs no confirm: a lost one times out at the caller.
+        rpc_channel = await connection.channel(publisher_confirms=False)
         await rpc_channel.set_qos(prefetch_count=RPC_PREFETCH)
         rpc_queue = await amqp.declare_rpc_queue(rpc_channel, topology, calls.RESULTS, settings)
         server = RpcServer(calls.RESULTS)
