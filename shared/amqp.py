@@ -13,6 +13,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aiormq import spec
 
 from shared.settings import Settings
 
@@ -68,6 +69,34 @@ class Topology:
 
     def reply_queue(self, owner: str, instance: str) -> str:
         return f"{self.prefix}.reply.{owner}.{instance}"
+
+
+PERSISTENT = spec.Basic.Properties(delivery_mode=2)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An exchange and the channel that publishes to it."""
+
+    channel: AbstractChannel
+    exchange: str
+
+
+async def publish_persistent(
+    target: Target, body: bytes, routing_key: str, reply_to: str | None = None
+) -> None:
+    """Publish and wait for the broker's confirm, without building an ``aio_pika.Message``.
+
+    The hot path of a bulk: aio-pika's message object costs more CPU than the send itself.
+    A negative confirm raises ``aiormq.exceptions.DeliveryError``.
+    """
+    properties = PERSISTENT
+    if reply_to is not None:
+        properties = spec.Basic.Properties(delivery_mode=2, reply_to=reply_to)
+    channel = await target.channel.get_underlay_channel()
+    await channel.basic_publish(
+        body, exchange=target.exchange, routing_key=routing_key, properties=properties
+    )
 
 
 async def connect(settings: Settings, name: str) -> AbstractRobustConnection:

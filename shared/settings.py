@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     # Executor
     executors: int = Field(default=1, ge=1)  # executor processes `faaspot up` starts
     # Calls in flight per lane: a few per core hide the pipe and broker round trips.
-    executor_concurrency: int = Field(default=4 * (os.cpu_count() or 2), ge=1)
-    batch_prefetch: int = Field(default=128, ge=1)  # unacked batch invocations held
+    executor_concurrency: int = Field(default=8 * (os.cpu_count() or 2), ge=1)
+    batch_prefetch: int = Field(default=256, ge=1)  # unacked batch invocations held
     logs_max: int = Field(default=64 * 1024, ge=0)  # bytes of captured stdout/stderr
     result_max: int = Field(default=1024 * 1024, ge=1)  # bytes of a JSON result
     executor_max_runs: int = Field(default=1000, ge=1)  # calls a warm worker serves, then replaced

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from services.api.cache import TtlCache
 from shared import amqp, calls
@@ -51,7 +51,7 @@ class Platform:
         self.interactive: AbstractRobustConnection | None = None
         self._rpc: RpcClient | None = None
         self._replies: ReplyQueue | None = None
-        self._lanes: dict[str, AbstractExchange] = {}
+        self._lanes: dict[str, amqp.Target] = {}
         # Concurrent requests' pending records travel together in few accept calls.
         self._pending = Coalescer(self._record_pending, RPC_ACCEPT_BATCH, ACCEPTS_IN_FLIGHT)
 
@@ -67,7 +67,7 @@ class Platform:
         ):
             channel = await connection.channel()  # publisher confirms on
             exchange, _ = await amqp.declare_invocations(channel, self.topology, self.settings)
-            self._lanes[lane] = exchange
+            self._lanes[lane] = amqp.Target(channel, exchange.name)
         await self._follow_events()
         self._pending.start()
 
@@ -199,17 +199,11 @@ class Platform:
     async def _publish(
         self, invocation: Invocation, lane: str, reply_to: str | None = None
     ) -> None:
-        exchange = self._lanes.get(lane)
-        if exchange is None:
+        target = self._lanes.get(lane)
+        if target is None:
             raise ServiceUnavailable("the API is not connected to the broker")
-        message = aio_pika.Message(
-            encode(invocation),
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=invocation.execution_id,
-            reply_to=reply_to,
-        )
         try:
-            await exchange.publish(message, routing_key=lane)
+            await amqp.publish_persistent(target, encode(invocation), lane, reply_to)
         except (aio_pika.exceptions.AMQPError, ConnectionError) as exc:
             raise ServiceUnavailable(f"the broker did not take the invocation: {exc}") from exc
 

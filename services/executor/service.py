@@ -83,6 +83,7 @@ class Executor:
         self.runner = runner
         self.functions = functions
         self.updates = updates
+        self._reports: set[asyncio.Task[None]] = set()
         self.reply_channel = reply_channel
         concurrency = settings.executor_concurrency
         # Each lane has its own slots: a blocking call never waits behind a bulk.
@@ -125,21 +126,31 @@ class Executor:
             timeout_s=invocation.timeout_s,
             memory_mb=invocation.memory_mb,
         )
-        reporting = asyncio.create_task(self._report_running(invocation, attempts))
+        # Short runs end before anyone could see them running: only longer ones say so.
+        # A timer, not a task per run: most runs cancel it.
+        reporting = asyncio.get_running_loop().call_later(
+            self.settings.running_after, self._report_running, invocation, time.time(), attempts
+        )
         try:
             outcome = await self.runner.run(job)
         finally:
             reporting.cancel()
         return update_for(invocation, outcome, attempts)
 
-    async def _report_running(self, invocation: Invocation, attempts: int) -> None:
-        """Short runs end before anyone could see them running: only longer ones say so."""
-        started_at = time.time()
-        await asyncio.sleep(self.settings.running_after)
+    def _report_running(self, invocation: Invocation, started_at: float, attempts: int) -> None:
         running = ExecutionUpdate.of(
             invocation, "running", started_at=started_at, attempts=attempts
         )
-        await self.updates.publish(running)
+        task = asyncio.create_task(self._publish_quietly(running))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _publish_quietly(self, update: ExecutionUpdate) -> None:
+        """A progress report is best effort: the final update carries everything."""
+        try:
+            await self.updates.publish(update)
+        except Exception:
+            logger.warning("a running report was not published", exc_info=True)
 
     async def reply(self, reply_to: str, update: ExecutionUpdate) -> None:
         await self.reply_channel.default_exchange.publish(
