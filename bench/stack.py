@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,10 +19,9 @@ import aio_pika
 
 from bench import traces
 from bench.errors import BenchError
-from services import infra
-from services.registry.crypto import new_key
-from services.stack import ServiceProcess, Stack
-from shared.amqp import BATCH, INTERACTIVE, Topology
+from services.stack import ServiceProcess, Stack, settings_of, throwaway_env
+from services.stack import infrastructure as stack_infrastructure
+from shared.amqp import BATCH, Topology
 from shared.settings import Settings
 
 AMQP_URL = os.environ.get("FAASPOT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -100,19 +98,8 @@ async def _consumer_count(amqp_url: str, queue: str) -> int:
         return int(count or 0)
 
 
-@contextlib.contextmanager
-def infrastructure(data_dir: Path) -> Iterator[None]:
-    """RabbitMQ and MongoDB at their URLs, started (and later stopped) when absent."""
-    started = [
-        infra.ensure_rabbitmq(AMQP_URL),
-        infra.ensure_mongo(MONGO_URL, data_dir=data_dir / "mongo"),
-    ]
-    try:
-        yield
-    finally:
-        for server in reversed(started):
-            if server is not None:
-                server.stop()
+def infrastructure(data_dir: Path) -> contextlib.AbstractContextManager[None]:
+    return stack_infrastructure(data_dir, AMQP_URL, MONGO_URL)
 
 
 @contextlib.contextmanager
@@ -134,54 +121,14 @@ def bench_stack(home: Path, log_dir: Path, bulk_max: int) -> Iterator[BenchStack
 
 def stack_env(prefix: str, home: Path, bulk_max: int) -> dict[str, str]:
     """The environment of every service process: our names, a free port, one executor."""
-    return {
-        **os.environ,
-        "FAASPOT_AMQP_URL": AMQP_URL,
-        "FAASPOT_MONGO_URL": MONGO_URL,
-        "FAASPOT_PREFIX": prefix,
-        "FAASPOT_MONGO_DB": prefix,
-        "FAASPOT_PORT": str(free_port()),
-        "FAASPOT_HOME": str(home),
-        "FAASPOT_CONFIG": str(home / "config.toml"),
-        "FAASPOT_CONTEXT_KEY": new_key(),
-        "FAASPOT_EXECUTORS": "1",
-        "FAASPOT_BULK_MAX": str(bulk_max),
-    }
-
-
-def settings_of(env: dict[str, str]) -> Settings:
-    """The settings a service started with ``env`` reads."""
-    fields = {
-        k.removeprefix("FAASPOT_").lower(): v for k, v in env.items() if k.startswith("FAASPOT_")
-    }
-    return Settings.model_validate(fields)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return throwaway_env(prefix, home, AMQP_URL, MONGO_URL, executors="1", bulk_max=str(bulk_max))
 
 
 def remove_traces(settings: Settings) -> None:
     """Delete the stack's queues, exchanges and database; log, never raise."""
     topology = Topology(settings.prefix)
     queues, exchanges = traces.listed(settings.prefix + ".")
-    known_queues = [
-        topology.invoke_queue(INTERACTIVE),
-        topology.invoke_queue(BATCH),
-        topology.results_queue,
-        topology.rpc_queue("registry"),
-        topology.rpc_queue("results"),
-        topology.dead_queue,
-        topology.dead_invocations_queue,
-    ]
-    known_exchanges = [
-        topology.invoke_exchange,
-        topology.results_exchange,
-        topology.events_exchange,
-        topology.dead_exchange,
-    ]
-    traces.delete_names(AMQP_URL, known_queues + queues, known_exchanges + exchanges)
+    traces.delete_names(
+        AMQP_URL, topology.durable_queues() + queues, topology.exchanges() + exchanges
+    )
     traces.drop_database(MONGO_URL, settings.mongo_db)

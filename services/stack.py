@@ -7,14 +7,18 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from services import infra
+from services.registry.crypto import new_key
 from shared import amqp, calls
 from shared.rpc import ReplyQueue, RpcClient
 from shared.settings import Settings
@@ -125,3 +129,53 @@ async def create_token(settings: Settings, tenant: str) -> str:
         )
     finally:
         await connection.close()
+
+
+# Throw-away stacks (tests, benchmarks) --------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a service started with ``env`` reads."""
+    fields = {
+        k.removeprefix("FAASPOT_").lower(): v for k, v in env.items() if k.startswith("FAASPOT_")
+    }
+    return Settings.model_validate(fields)
+
+
+def throwaway_env(
+    prefix: str, home: Path, amqp_url: str, mongo_url: str, **settings: str
+) -> dict[str, str]:
+    """An environment for a stack of its own: names from ``prefix``, a free port, a new
+    context key, state in ``home``; ``settings`` adds FAASPOT_* values (``bulk_max="5"``)."""
+    return {
+        **os.environ,
+        "FAASPOT_AMQP_URL": amqp_url,
+        "FAASPOT_MONGO_URL": mongo_url,
+        "FAASPOT_PREFIX": prefix,
+        "FAASPOT_MONGO_DB": prefix,
+        "FAASPOT_PORT": str(free_port()),
+        "FAASPOT_HOME": str(home),
+        "FAASPOT_CONFIG": str(home / "config.toml"),
+        "FAASPOT_CONTEXT_KEY": new_key(),
+        **{f"FAASPOT_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
+@contextlib.contextmanager
+def infrastructure(data_dir: Path, amqp_url: str, mongo_url: str) -> Iterator[None]:
+    """RabbitMQ and MongoDB at their URLs, started (and later stopped) when absent."""
+    started = [
+        infra.ensure_rabbitmq(amqp_url),
+        infra.ensure_mongo(mongo_url, data_dir=data_dir / "mongo"),
+    ]
+    try:
+        yield
+    finally:
+        for server in reversed(started):
+            if server is not None:
+                server.stop()

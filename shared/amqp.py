@@ -70,6 +70,26 @@ class Topology:
     def reply_queue(self, owner: str, instance: str) -> str:
         return f"{self.prefix}.reply.{owner}.{instance}"
 
+    def durable_queues(self) -> list[str]:
+        """Every queue that outlives the processes (the others are exclusive)."""
+        return [
+            self.invoke_queue(INTERACTIVE),
+            self.invoke_queue(BATCH),
+            self.results_queue,
+            self.rpc_queue("registry"),
+            self.rpc_queue("results"),
+            self.dead_queue,
+            self.dead_invocations_queue,
+        ]
+
+    def exchanges(self) -> list[str]:
+        return [
+            self.invoke_exchange,
+            self.results_exchange,
+            self.events_exchange,
+            self.dead_exchange,
+        ]
+
 
 PERSISTENT = spec.Basic.Properties(delivery_mode=2)
 

@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
 from pymongo import MongoClient
 
-from services import infra
-from services.registry.crypto import new_key
-from services.stack import ServiceProcess, Stack
-from shared.amqp import BATCH, INTERACTIVE, Topology
+from services.stack import ServiceProcess, Stack, settings_of, throwaway_env
+from services.stack import infrastructure as stack_infrastructure
+from shared.amqp import Topology
 from shared.settings import Settings
 
 AMQP_URL = os.environ.get("FAASPOT_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGO_URL = os.environ.get("FAASPOT_MONGO_URL", "mongodb://127.0.0.1:27017")
 TEST_DELIVERY_LIMIT = 3  # so that poison messages reach the dead-letter queue quickly
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -75,42 +66,12 @@ class RunningStack:
         self.stack.stop_service(service, signum)
 
 
-def settings_of(env: dict[str, str]) -> Settings:
-    """The settings a service started with ``env`` reads."""
-    fields = {
-        k.removeprefix("FAASPOT_").lower(): v for k, v in env.items() if k.startswith("FAASPOT_")
-    }
-    return Settings.model_validate(fields)
+def stack_env(prefix: str, home: Path) -> dict[str, str]:
+    return throwaway_env(prefix, home, AMQP_URL, MONGO_URL, delivery_limit=str(TEST_DELIVERY_LIMIT))
 
 
-def stack_env(prefix: str, port: int, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FAASPOT_AMQP_URL": AMQP_URL,
-        "FAASPOT_MONGO_URL": MONGO_URL,
-        "FAASPOT_PREFIX": prefix,
-        "FAASPOT_MONGO_DB": prefix,
-        "FAASPOT_PORT": str(port),
-        "FAASPOT_HOME": str(home),
-        "FAASPOT_CONTEXT_KEY": new_key(),
-        "FAASPOT_DELIVERY_LIMIT": str(TEST_DELIVERY_LIMIT),
-        "FAASPOT_CONFIG": str(home / "config.toml"),
-    }
-
-
-@contextmanager
-def infrastructure(data_dir: Path) -> Iterator[None]:
-    """RabbitMQ and MongoDB at their URLs, started (and later stopped) when absent."""
-    started = [
-        infra.ensure_rabbitmq(AMQP_URL),
-        infra.ensure_mongo(MONGO_URL, data_dir=data_dir / "mongo"),
-    ]
-    try:
-        yield
-    finally:
-        for server in reversed(started):
-            if server is not None:
-                server.stop()
+def infrastructure(data_dir: Path) -> AbstractContextManager[None]:
+    return stack_infrastructure(data_dir, AMQP_URL, MONGO_URL)
 
 
 @contextmanager
@@ -118,7 +79,7 @@ def running_stack() -> Iterator[RunningStack]:
     prefix = "t" + uuid.uuid4().hex[:10]
     with tempfile.TemporaryDirectory(prefix="faaspot-test-") as tmp:
         home = Path(tmp)
-        env = stack_env(prefix, free_port(), home)
+        env = stack_env(prefix, home)
         settings = settings_of(env)
         stack = Stack(settings, env, log_dir=home / "logs")
         try:
@@ -152,24 +113,9 @@ def remove_traces(settings: Settings) -> None:
 async def _delete_topology(topology: Topology) -> None:
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
-        queues = [
-            topology.invoke_queue(INTERACTIVE),
-            topology.invoke_queue(BATCH),
-            topology.results_queue,
-            topology.rpc_queue("registry"),
-            topology.rpc_queue("results"),
-            topology.dead_queue,
-            topology.dead_invocations_queue,
-        ]
-        exchanges = [
-            topology.invoke_exchange,
-            topology.results_exchange,
-            topology.events_exchange,
-            topology.dead_exchange,
-        ]
-        for name in queues:
+        for name in topology.durable_queues():
             channel = await connection.channel()
             await channel.queue_delete(name)
-        for name in exchanges:
+        for name in topology.exchanges():
             channel = await connection.channel()
             await channel.exchange_delete(name)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.stackutil import free_port, remove_traces, stack_env
+from tests.stackutil import remove_traces, stack_env
 
 HELLO = 'def main(args, context):\n    return "Hello " + args.get("name", "world")\n'
 UP_TIMEOUT_S = 120
@@ -55,7 +55,7 @@ def wait_ready(home: Path, process: subprocess.Popen[bytes]) -> None:
 def up_env(infra: None) -> Iterator[dict[str, str]]:
     prefix = "t" + uuid.uuid4().hex[:10]
     with tempfile.TemporaryDirectory(prefix="faaspot-up-") as tmp:
-        env = stack_env(prefix, free_port(), Path(tmp))
+        env = stack_env(prefix, Path(tmp))
         del env["FAASPOT_CONTEXT_KEY"]  # `faaspot up` makes and keeps its own
         try:
             yield env

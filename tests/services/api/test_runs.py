@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from services.stack import free_port
 from tests.conftest import Deploy, client_for
-from tests.stackutil import RunningStack, free_port
+from tests.stackutil import RunningStack
 
 FAILING = """
 def main(args, context):
