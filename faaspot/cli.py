@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -186,20 +187,26 @@ def _parse_json_option(
         raise click.BadParameter(str(error), ctx=ctx, param=param) from error
 
 
+F = TypeVar("F", bound=Callable[..., Any])
 PARAMETERS_HELP = '"k1=v1, k2=v2": parameters (strings); a value may contain "=", not ",".'
+
+
+def parameters_option(more_help: str) -> Callable[[F], F]:
+    """The -p/--parameters option, parsed into one group per use."""
+    return click.option(
+        "-p",
+        "--parameters",
+        "groups",
+        multiple=True,
+        metavar='"K=V, ..."',
+        callback=_parse_parameter_options,
+        help=PARAMETERS_HELP + more_help,
+    )
 
 
 @functions.command("run")
 @click.argument("name")
-@click.option(
-    "-p",
-    "--parameters",
-    "groups",
-    multiple=True,
-    metavar='"K=V, ..."',
-    callback=_parse_parameter_options,
-    help=PARAMETERS_HELP + " Repeat to add more.",
-)
+@parameters_option(" Repeat to add more.")
 @click.option(
     "--json",
     "json_object",
@@ -226,15 +233,7 @@ def run_function(
 
 @functions.command("run_bulk")
 @click.argument("name")
-@click.option(
-    "-p",
-    "--parameters",
-    "groups",
-    multiple=True,
-    metavar='"K=V, ..."',
-    callback=_parse_parameter_options,
-    help=PARAMETERS_HELP + " Each -p is one run.",
-)
+@parameters_option(" Each -p is one run.")
 @click.option(
     "--file",
     "groups_file",
